@@ -1,0 +1,1 @@
+"""Passerelle d'inférence unifiée : application FastAPI."""

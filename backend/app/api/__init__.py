@@ -1,0 +1,1 @@
+"""Couche HTTP : routes minces, protocole, gestion des erreurs."""

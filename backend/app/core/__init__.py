@@ -1,0 +1,1 @@
+"""Socle : réglages, journalisation, erreurs, sécurité (n'importe rien des couches supérieures)."""

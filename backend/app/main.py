@@ -1,0 +1,56 @@
+"""Fabrique de l'application FastAPI et cycle de vie des ressources."""
+
+import logging
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from app.api.errors import install_error_handlers
+from app.api.routes import admin, health, openai
+from app.core.logging import setup_logging
+from app.core.settings import Settings
+from app.models.registry import ModelRegistry
+from app.services.chat_proxy import ChatProxy
+
+logger = logging.getLogger(__name__)
+
+
+def upstream_client(settings: Settings) -> httpx.AsyncClient:
+    """Client vers les moteurs enfants : pas de plafond de connexions (un flux = une connexion)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=10.0),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        setup_logging(settings.log_dir)
+        registry = ModelRegistry.from_settings(settings)
+        client = upstream_client(settings)
+        app.state.settings = settings
+        app.state.registry = registry
+        app.state.chat = ChatProxy(registry, client)
+        if not settings.openai_api_keys:
+            logger.warning("ACCÈS LIBRE : aucune clé OPENAI_API_KEYS, toutes les routes /v1 sont ouvertes")
+        if not settings.effective_admin_keys:
+            logger.warning("ACCÈS LIBRE : aucune clé d'administration, les routes /api/admin sont ouvertes")
+        registry.autoload()
+        yield
+        logger.info("Arrêt de la passerelle : arrêt des moteurs")
+        await registry.shutdown()
+        await client.aclose()
+
+    app = FastAPI(
+        title="Passerelle d'inférence unifiée",
+        description="Conversation multimodale, transcription et diarisation, API OpenAI.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (openai, health, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""Enveloppes de modèles (une par moteur) et registre."""

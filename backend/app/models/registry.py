@@ -1,0 +1,123 @@
+"""Registre des modèles : construit les enveloppes depuis le YAML et pilote leurs opérations."""
+
+import asyncio
+import logging
+from typing import Any
+
+from app.core.errors import InvalidRequest, ModelNotFound
+from app.core.settings import Settings
+from app.models.base import BaseModelWrapper, ModelState
+from app.models.spec import ModelKind, ModelSpec, load_registry_file
+from app.models.vllm_chat import VLLMChatWrapper
+
+logger = logging.getLogger(__name__)
+
+WRAPPER_CLASSES: dict[str, type[BaseModelWrapper]] = {"vllm": VLLMChatWrapper}
+
+
+def build_wrapper(spec: ModelSpec, settings: Settings) -> BaseModelWrapper:
+    try:
+        wrapper_class = WRAPPER_CLASSES[spec.engine]
+    except KeyError:
+        raise ValueError(
+            f"moteur inconnu « {spec.engine} » pour le modèle « {spec.key} » "
+            f"(connus : {', '.join(WRAPPER_CLASSES)})"
+        ) from None
+    return wrapper_class(spec, settings)
+
+
+class ModelRegistry:
+    def __init__(self, wrappers: list[BaseModelWrapper]):
+        self._wrappers = {wrapper.key: wrapper for wrapper in wrappers}
+        self._names = {name: wrapper for wrapper in wrappers for name in wrapper.spec.names}
+        self._tasks: set[asyncio.Task] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ModelRegistry":
+        specs = load_registry_file(settings.registry_path, settings.model_cache_dir)
+        registry = cls([build_wrapper(spec, settings) for spec in specs])
+        logger.info(
+            "ModelRegistry configured : %d modèle(s) depuis %s (%s)",
+            len(specs),
+            settings.registry_path,
+            ", ".join(registry.keys()) or "aucun",
+        )
+        return registry
+
+    def keys(self) -> list[str]:
+        return list(self._wrappers)
+
+    def wrappers(self) -> list[BaseModelWrapper]:
+        return list(self._wrappers.values())
+
+    def get(self, key: str) -> BaseModelWrapper:
+        try:
+            return self._wrappers[key]
+        except KeyError:
+            raise ModelNotFound(
+                f"Modèle inconnu : « {key} ». Modèles configurés : {', '.join(self._wrappers)}.",
+                param="model",
+            ) from None
+
+    def resolve(self, name: str, kind: ModelKind) -> BaseModelWrapper:
+        """Trouve le modèle nommé par une requête (clé, alias ou dépôt) et vérifie son type."""
+        wrapper = self._names.get(name)
+        if wrapper is None:
+            raise ModelNotFound(
+                f"Modèle inconnu : « {name} ». Modèles de type {kind.value} : "
+                f"{', '.join(w.key for w in self.wrappers() if w.spec.kind is kind) or 'aucun'}.",
+                param="model",
+            )
+        if wrapper.spec.kind is not kind:
+            raise InvalidRequest(
+                f"Le modèle « {name} » est de type {wrapper.spec.kind.value}, pas {kind.value}.",
+                param="model",
+            )
+        return wrapper
+
+    # --- opérations en arrière-plan ----------------------------------------------
+
+    def start_load(self, key: str, gpu_device_ids: list[int] | None = None) -> BaseModelWrapper:
+        wrapper = self.get(key)
+        self._spawn(wrapper.load(gpu_device_ids), f"load:{key}")
+        return wrapper
+
+    def start_unload(self, key: str) -> BaseModelWrapper:
+        wrapper = self.get(key)
+        self._spawn(wrapper.unload(), f"unload:{key}")
+        return wrapper
+
+    def autoload(self) -> None:
+        for wrapper in self.wrappers():
+            if wrapper.spec.autoload:
+                self.start_load(wrapper.key)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # L'état `error` du modèle porte déjà le message.
+            logger.debug("Tâche %s terminée en erreur : %s", task.get_name(), task.exception())
+
+    def readiness(self) -> tuple[bool, dict[str, str]]:
+        """Prêt quand chaque modèle en chargement automatique l'est ; sinon leurs états."""
+        waiting = {
+            w.key: w.state.value
+            for w in self.wrappers()
+            if w.spec.autoload and w.state is not ModelState.READY
+        }
+        return not waiting, waiting
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        return [wrapper.snapshot() for wrapper in self.wrappers()]
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for wrapper in self.wrappers():
+            await wrapper.stop_engine()

@@ -1,0 +1,1 @@
+"""Services métier, indépendants de FastAPI."""
