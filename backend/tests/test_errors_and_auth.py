@@ -85,14 +85,14 @@ def test_broken_image_is_4xx_from_the_engine(client: OpenAI):
     broken = "data:image/png;base64,bm90IHVuZSBpbWFnZQ=="  # « pas une image »
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="qwen", messages=image_message(broken), max_tokens=2)
-    assert caught.value.message.startswith("Requête refusée par le moteur vLLM")
+    assert caught.value.body["message"].startswith("Requête refusée par le moteur vLLM")
 
 
 def test_engine_validation_errors_are_forwarded(client: OpenAI):
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="qwen", messages=CHAT["messages"], max_tokens=100_000)
     assert caught.value.status_code == 400
-    assert caught.value.message.startswith("Requête refusée par le moteur vLLM : ")
+    assert caught.value.body["message"].startswith("Requête refusée par le moteur vLLM : ")
     # La passerelle reste saine après le refus.
     assert client.chat.completions.create(model="qwen", messages=CHAT["messages"], max_tokens=1)
 
