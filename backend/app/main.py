@@ -3,7 +3,7 @@
 import logging
 from contextlib import asynccontextmanager
 
-import httpx
+import aiohttp
 from fastapi import FastAPI
 
 from app.api.errors import install_error_handlers
@@ -16,11 +16,12 @@ from app.services.chat_proxy import ChatProxy
 logger = logging.getLogger(__name__)
 
 
-def upstream_client(settings: Settings) -> httpx.AsyncClient:
+def upstream_session(settings: Settings) -> aiohttp.ClientSession:
     """Client vers les moteurs enfants : pas de plafond de connexions (un flux = une connexion)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=10.0),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=settings.upstream_timeout_s),
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+        auto_decompress=False,
     )
 
 
@@ -31,10 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         setup_logging(settings.log_dir)
         registry = ModelRegistry.from_settings(settings)
-        client = upstream_client(settings)
+        session = upstream_session(settings)
         app.state.settings = settings
         app.state.registry = registry
-        app.state.chat = ChatProxy(registry, client)
+        app.state.chat = ChatProxy(registry, session)
         if not settings.openai_api_keys:
             logger.warning("ACCÈS LIBRE : aucune clé OPENAI_API_KEYS, toutes les routes /v1 sont ouvertes")
         if not settings.effective_admin_keys:
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         logger.info("Arrêt de la passerelle : arrêt des moteurs")
         await registry.shutdown()
-        await client.aclose()
+        await session.close()
 
     app = FastAPI(
         title="Passerelle d'inférence unifiée",

@@ -2,7 +2,8 @@
 directement sur le serveur vLLM enfant, dans la même exécution.
 
     make bench                      # démarre une passerelle de démonstration
-    python -m benchmarks.chat_proxy --concurrency 16 --requests 64 --max-tokens 64
+    python -m benchmarks.chat_proxy --concurrency 1,16 --requests-per-stream 24 --max-tokens 128
+    python -m benchmarks.chat_proxy --gateway-url http://hote:8000 --api-key ... --admin-key ...
 
 Affiche TTFT p50/p99, latence inter-jetons p50/p99 et débit de jetons de sortie pour
 les deux chemins, puis les rapports passerelle / direct. Les tours alternent
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tests.gateway_process import GatewayProcess
 
@@ -33,12 +35,14 @@ class RunStats:
     itl: list[float] = field(default_factory=list)
     tokens: int = 0
     wall: float = 0.0
+    cpu: float = 0.0
 
     def merge(self, other: "RunStats") -> None:
         self.ttft += other.ttft
         self.itl += other.itl
         self.tokens += other.tokens
         self.wall += other.wall
+        self.cpu += other.cpu
 
     @property
     def throughput(self) -> float:
@@ -83,7 +87,7 @@ async def run_load(base_url: str, headers: dict, args: argparse.Namespace) -> Ru
     }
     limits = httpx.Limits(max_connections=args.concurrency)
     async with httpx.AsyncClient(headers=headers, timeout=600, limits=limits) as client:
-        queue = list(range(args.requests))
+        queue = list(range(args.concurrency * args.requests_per_stream))
 
         async def worker() -> None:
             while queue:
@@ -106,37 +110,76 @@ def describe(name: str, stats: RunStats) -> str:
     )
 
 
-async def compare(gateway_url: str, engine_url: str, args: argparse.Namespace) -> None:
-    gateway_headers = {"Authorization": f"Bearer {API_KEY}"}
-    await run_load(engine_url, {}, argparse.Namespace(**{**vars(args), "requests": args.concurrency}))
+def cpu_seconds(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+async def compare_at(
+    gateway_url: str, engine_url: str, args: argparse.Namespace, gateway: psutil.Process | None
+) -> None:
+    headers = {"Authorization": f"Bearer {args.api_key}"}
+    await run_load(engine_url, {}, argparse.Namespace(**{**vars(args), "requests_per_stream": 1}))
     direct, relayed = RunStats(), RunStats()
-    for round_index in range(args.rounds):
+    for _ in range(args.rounds):
         direct.merge(await run_load(engine_url, {}, args))
-        relayed.merge(await run_load(gateway_url, gateway_headers, args))
-        print(f"tour {round_index + 1}/{args.rounds} terminé", flush=True)
-    print(
-        f"\n{args.requests} requêtes x {args.rounds} tours, {args.concurrency} flux simultanés, "
-        f"{args.max_tokens} jetons par réponse, {os.cpu_count()} cœurs"
-    )
+        before = cpu_seconds(gateway)
+        stats = await run_load(gateway_url, headers, args)
+        stats.cpu = cpu_seconds(gateway) - before
+        relayed.merge(stats)
+    total = args.concurrency * args.requests_per_stream * args.rounds
+    print(f"\n== {args.concurrency} flux simultanés, {total} requêtes par chemin, {args.max_tokens} jetons")
     print(describe("direct", direct))
     print(describe("passerelle", relayed))
     added = (percentile(relayed.ttft, 50) - percentile(direct.ttft, 50)) * 1000
-    print(f"\ndébit passerelle / direct : {relayed.throughput / direct.throughput:.3f} (cible >= 0,97)")
+    print(f"débit passerelle / direct : {relayed.throughput / direct.throughput:.3f} (cible >= 0,97)")
     print(f"TTFT p50 ajouté par la passerelle : {added:+.1f} ms (cible <= 5 ms)")
-    print(
-        f"ITL p50 passerelle / direct : {statistics.median(relayed.itl) / statistics.median(direct.itl):.3f}"
-    )
+    itl_ratio = statistics.median(relayed.itl) / statistics.median(direct.itl)
+    print(f"ITL p50 passerelle / direct : {itl_ratio:.3f}")
+    if gateway is not None:
+        print(f"CPU de la passerelle : {relayed.cpu / relayed.tokens * 1e6:.0f} µs par jeton relayé")
+
+
+async def compare(
+    gateway_url: str, engine_url: str, args: argparse.Namespace, gateway: psutil.Process | None = None
+) -> None:
+    print(f"Machine : {os.cpu_count()} cœurs ; moteur : {engine_url}", flush=True)
+    for concurrency in args.concurrency:
+        await compare_at(
+            gateway_url, engine_url, argparse.Namespace(**{**vars(args), "concurrency": concurrency}), gateway
+        )
+
+
+def engine_url(gateway_url: str, admin_key: str) -> str:
+    """Adresse du serveur vLLM enfant, lue dans l'état de la passerelle."""
+    status = httpx.get(f"{gateway_url}/api/admin/status", headers={"Authorization": f"Bearer {admin_key}"})
+    status.raise_for_status()
+    qwen = next(model for model in status.json()["models"] if model["key"] == "qwen")
+    return f"http://127.0.0.1:{qwen['engine_process']['port']}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=48, help="requêtes par tour et par chemin")
-    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument(
+        "--concurrency",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 16],
+        help="nombres de flux simultanés, séparés par des virgules (défaut : 1,16)",
+    )
+    parser.add_argument("--requests-per-stream", type=int, default=24, help="requêtes par flux et par tour")
+    parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--gateway-url", help="passerelle déjà lancée (sinon une passerelle demo)")
+    parser.add_argument("--api-key", default=API_KEY)
+    parser.add_argument("--admin-key", default=ADMIN_KEY)
     args = parser.parse_args()
+    if args.gateway_url:
+        asyncio.run(compare(args.gateway_url, engine_url(args.gateway_url, args.admin_key), args))
+        return
 
     logs = Path(tempfile.mkdtemp(prefix="bench-"))
     env = {
@@ -150,11 +193,8 @@ def main() -> None:
     gateway.start()
     try:
         gateway.wait_ready(900)
-        status = httpx.get(
-            f"{gateway.url}/api/admin/status", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-        ).json()
-        port = next(m for m in status["models"] if m["key"] == "qwen")["engine_process"]["port"]
-        asyncio.run(compare(gateway.url, f"http://127.0.0.1:{port}", args))
+        process = psutil.Process(gateway.process.pid)
+        asyncio.run(compare(gateway.url, engine_url(gateway.url, ADMIN_KEY), args, process))
     finally:
         gateway.stop()
 

@@ -1,6 +1,8 @@
 """Flux concurrents, client lent, déconnexion en plein flux."""
 
 import asyncio
+import json
+import socket
 import time
 
 import httpx
@@ -69,15 +71,37 @@ def test_client_disconnect_mid_stream_frees_the_request(gateway, http: httpx.Cli
     assert _wait_until(lambda: _engine_running_requests(http) == 0)
 
 
-def test_slow_client_does_not_stall_other_streams(gateway, client: OpenAI):
-    body = {"model": "qwen", "messages": USER, "max_tokens": 400, "stream": True}
-    with httpx.Client(base_url=gateway.url, timeout=60) as session:
-        with session.stream("POST", "/v1/chat/completions", json=body, headers=bearer(API_KEY)) as stalled:
-            assert stalled.status_code == 200  # ce client ne lit plus rien
-            started = time.monotonic()
-            for _ in range(3):
-                stream = client.chat.completions.create(
-                    model="qwen", messages=USER, max_tokens=8, stream=True
-                )
-                assert [chunk for chunk in stream]
-            assert time.monotonic() - started < 60
+def _stalled_stream(gateway, max_tokens: int) -> socket.socket:
+    """Un client qui demande un long flux puis ne lit plus rien (tampon de réception minuscule)."""
+    body = json.dumps(
+        {"model": "qwen", "messages": USER, "max_tokens": max_tokens, "ignore_eos": True, "stream": True}
+    ).encode()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", gateway.port))
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: passerelle\r\n"
+        f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+def test_slow_client_does_not_stall_other_streams(gateway, client: OpenAI, http: httpx.Client):
+    stalled = _stalled_stream(gateway, max_tokens=3000)
+    try:
+        assert _wait_until(lambda: admin_status(http)["qwen"]["inflight"] == 1)
+        started = time.monotonic()
+        for _ in range(3):
+            stream = client.chat.completions.create(model="qwen", messages=USER, max_tokens=8, stream=True)
+            assert [chunk for chunk in stream]
+        assert time.monotonic() - started < 30
+        time.sleep(2)
+        # Le flux bloqué est toujours tenu : la contre-pression l'a suspendu, sans rien perdre.
+        assert admin_status(http)["qwen"]["inflight"] == 1
+    finally:
+        stalled.close()
+    # Un client qui part pendant que l'envoi est bloqué libère aussi sa requête.
+    assert _wait_until(lambda: admin_status(http)["qwen"]["inflight"] == 0)
+    assert _wait_until(lambda: _engine_running_requests(http) == 0)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from app.core.errors import EngineUnavailable, UpstreamError
 from app.models.base import BaseModelWrapper
@@ -55,33 +55,45 @@ class ProxyReply:
 class UpstreamStream:
     """Flux SSE du moteur relayé morceau par morceau ; `aclose()` libère tout, une fois."""
 
-    def __init__(self, response: httpx.Response, wrapper: BaseModelWrapper):
+    def __init__(self, response: aiohttp.ClientResponse, wrapper: BaseModelWrapper):
         self._response = response
         self._wrapper = wrapper
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._response.content.iter_any():
                 yield chunk
-        except httpx.HTTPError as exc:
-            logger.warning("Modèle %s : flux interrompu par le moteur (%s)", self._wrapper.key, exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("Modèle %s : flux interrompu par le moteur (%r)", self._wrapper.key, exc)
             yield sse_error(
                 f"Le moteur de « {self._wrapper.key} » a interrompu la réponse ; réessayez.",
                 code="engine_unavailable",
             )
 
+    async def read(self) -> bytes:
+        try:
+            return await self._response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ChatProxy.unavailable(self._wrapper, exc) from exc
+        finally:
+            await self.aclose()
+
     async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._response.aclose()  # ferme la connexion : vLLM annule la génération
-            self._wrapper.release()
+        if self._closed:
+            return
+        self._closed = True
+        if self._response.content.at_eof():
+            self._response.release()  # connexion rendue au pool
+        else:
+            self._response.close()  # coupe la connexion : vLLM annule la génération
+        self._wrapper.release()
 
 
 class ChatProxy:
-    def __init__(self, registry: ModelRegistry, client: httpx.AsyncClient):
+    def __init__(self, registry: ModelRegistry, session: aiohttp.ClientSession):
         self.registry = registry
-        self.client = client
+        self.session = session
 
     async def forward(self, path: str, body: dict[str, Any]) -> ProxyReply:
         """Envoie `body` au moteur du modèle nommé ; `path` vaut `/v1/chat/completions`..."""
@@ -89,34 +101,27 @@ class ChatProxy:
         body["model"] = wrapper.key  # nom servi par le moteur enfant
         wrapper.acquire()
         try:
-            request = self.client.build_request(
-                "POST",
+            response = await self.session.post(
                 f"{wrapper.base_url}{path}",
-                content=json.dumps(body, ensure_ascii=False).encode(),
-                headers={"content-type": "application/json"},
+                data=json.dumps(body, ensure_ascii=False).encode(),
+                headers={"Content-Type": "application/json"},
             )
-            response = await self.client.send(request, stream=True)
         except BaseException as exc:
             wrapper.release()
-            if isinstance(exc, httpx.TransportError):
-                raise self._unavailable(wrapper, exc) from exc
+            if isinstance(exc, aiohttp.ClientError | TimeoutError):
+                raise self.unavailable(wrapper, exc) from exc
             raise
         stream = UpstreamStream(response, wrapper)
-        if response.status_code == 200 and body.get("stream"):
+        if response.status == 200 and body.get("stream"):
             return ProxyReply(200, stream=stream)
-        try:
-            content = await response.aread()
-        except httpx.TransportError as exc:
-            raise self._unavailable(wrapper, exc) from exc
-        finally:
-            await stream.aclose()
-        if response.status_code >= 400:
-            raise upstream_error(response.status_code, content)
-        return ProxyReply(response.status_code, content=content)
+        content = await stream.read()
+        if response.status >= 400:
+            raise upstream_error(response.status, content)
+        return ProxyReply(response.status, content=content)
 
     @staticmethod
-    def _unavailable(wrapper: BaseModelWrapper, exc: Exception) -> EngineUnavailable:
-        logger.warning("Modèle %s : moteur injoignable (%s)", wrapper.key, exc)
+    def unavailable(wrapper: BaseModelWrapper, exc: BaseException) -> EngineUnavailable:
+        logger.warning("Modèle %s : moteur injoignable (%r)", wrapper.key, exc)
         return EngineUnavailable(
             f"Le moteur de « {wrapper.key} » ne répond pas ; il redémarre peut-être. "
             "Consultez /api/admin/status puis réessayez."
