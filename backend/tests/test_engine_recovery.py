@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import ADMIN_KEY, admin_status, bearer
+from tests.conftest import ADMIN_KEY, API_KEY, admin_status, bearer
 
 USER = [{"role": "user", "content": "Es-tu là ?"}]
 
@@ -17,7 +17,17 @@ USER = [{"role": "user", "content": "Es-tu là ?"}]
 @pytest.mark.disruptive
 def test_killed_engine_gives_503_then_reload_recovers(gateway, client: OpenAI, http: httpx.Client):
     engine = admin_status(http)["qwen"]["engine_process"]
-    os.kill(engine["pid"], signal.SIGKILL)
+    body = {"model": "qwen", "messages": USER, "max_tokens": 3000, "ignore_eos": True, "stream": True}
+    with httpx.stream(
+        "POST", f"{gateway.url}/v1/chat/completions", json=body, headers=bearer(API_KEY), timeout=60
+    ) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("data: ")
+        os.kill(engine["pid"], signal.SIGKILL)
+        events = [line for line in lines if line.startswith("data: ")]
+    # Le flux en cours finit proprement : un événement d'erreur en français, puis [DONE].
+    assert events[-1] == "data: [DONE]"
+    assert "a interrompu la réponse" in events[-2]
 
     deadline = time.monotonic() + 30
     while admin_status(http)["qwen"]["state"] != "error" and time.monotonic() < deadline:
@@ -25,6 +35,7 @@ def test_killed_engine_gives_503_then_reload_recovers(gateway, client: OpenAI, h
     status = admin_status(http)["qwen"]
     assert status["state"] == "error"
     assert "s'est arrêté de façon inattendue" in status["error"]
+    assert status["inflight"] == 0
 
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model="qwen", messages=USER, max_tokens=2)
