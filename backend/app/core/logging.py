@@ -26,6 +26,7 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> None:
         )
     except OSError as exc:
         logging.getLogger(__name__).warning("Journal fichier indisponible dans %s : %s", log_dir, exc)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # une ligne par sonde /health sinon
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
         handler._passerelle = True  # type: ignore[attr-defined]

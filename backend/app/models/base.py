@@ -129,6 +129,7 @@ class BaseModelWrapper(ABC):
             if self.state in (ModelState.READY, ModelState.ERROR):
                 await self._unload_locked()
             self.progress = {}
+            started = time.monotonic()
             try:
                 path = await self._model_path()
                 self._set_state(ModelState.LOADING)
@@ -145,6 +146,7 @@ class BaseModelWrapper(ABC):
                 raise
             self.gpu_device_ids = gpus
             self._set_state(ModelState.READY)
+            logger.info("Modèle %s prêt en %.1f s", self.key, time.monotonic() - started)
 
     async def unload(self) -> None:
         async with self._lock:
