@@ -9,6 +9,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import snapshot_download
+
 from app.core.errors import ModelNotReady, ModelOperationError
 from app.core.settings import Settings
 from app.models.spec import ModelSpec
@@ -83,22 +85,22 @@ class BaseModelWrapper(ABC):
         return self._cached_snapshot() is not None
 
     def _cached_snapshot(self) -> Path | None:
-        from huggingface_hub import snapshot_download
-
         try:
-            return Path(self._snapshot(snapshot_download, local_files_only=True))
-        except Exception:
+            return self._snapshot(local_files_only=True)
+        except OSError:  # LocalEntryNotFoundError : pas (entièrement) dans le cache
             return None
 
-    def _snapshot(self, snapshot_download, **kwargs: Any) -> str:
+    def _snapshot(self, **kwargs: Any) -> Path:
+        """Dossier du dépôt dans `MODEL_CACHE_DIR/hub`, téléchargé si besoin."""
         token = self.settings.huggingface_token
-        return snapshot_download(
+        path = snapshot_download(
             repo_id=self.spec.source.repo_id,
             revision=self.spec.source.revision,
             cache_dir=self.settings.model_cache_dir / "hub",
             token=token.get_secret_value() if token else None,
             **kwargs,
         )
+        return Path(path)
 
     async def _model_path(self) -> Path:
         """Dossier des poids ; télécharge le dépôt s'il manque au cache."""
@@ -113,11 +115,8 @@ class BaseModelWrapper(ABC):
         cached = self._cached_snapshot()
         if cached is not None:
             return cached
-        from huggingface_hub import snapshot_download
-
         self._set_state(ModelState.DOWNLOADING)
-        path = await asyncio.to_thread(self._snapshot, snapshot_download)
-        return Path(path)
+        return await asyncio.to_thread(self._snapshot)
 
     # --- opérations ----------------------------------------------------------------
 
