@@ -12,7 +12,7 @@ export LOG_DIR ?= $(ROOT)/.cache/logs
 export HOST ?= 127.0.0.1
 export PORT ?= 8000
 
-.PHONY: install system-deps demo-models demo test pytest lint format lock lock-check bench
+.PHONY: install system-deps demo-models demo test pytest lint format lock lock-check bench bench-audio
 
 install: system-deps $(VENV)/.installed
 
@@ -62,3 +62,6 @@ lock-check: $(VENV)/.installed
 
 bench: demo-models
 	cd backend && MODEL_PROFILE=demo $(PY) -m benchmarks.chat_proxy $(BENCH_ARGS)
+
+bench-audio: demo-models
+	cd backend && $(PY) -m benchmarks.audio $(BENCH_ARGS)

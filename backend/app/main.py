@@ -7,11 +7,15 @@ import aiohttp
 from fastapi import FastAPI
 
 from app.api.errors import install_error_handlers
-from app.api.routes import admin, health, openai
+from app.api.routes import admin, audio, health, openai
+from app.api.upload_limit import UploadLimitMiddleware
 from app.core.logging import setup_logging
 from app.core.settings import Settings
 from app.models.registry import ModelRegistry
+from app.services.attribution import AttributionService
 from app.services.chat_proxy import ChatProxy
+from app.services.diarization import DiarizationService
+from app.services.transcription import TranscriptionService
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.registry = registry
         app.state.chat = ChatProxy(registry, session)
+        app.state.transcription = TranscriptionService(registry, settings)
+        app.state.diarization = DiarizationService(registry)
+        app.state.attribution = AttributionService(app.state.transcription, app.state.diarization, settings)
         if not settings.openai_api_keys:
             logger.warning("ACCÈS LIBRE : aucune clé OPENAI_API_KEYS, toutes les routes /v1 sont ouvertes")
         if not settings.effective_admin_keys:
@@ -52,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (openai, health, admin):
+    app.add_middleware(UploadLimitMiddleware, max_bytes=int(settings.max_upload_mb * 1_000_000))
+    for module in (openai, audio, health, admin):
         app.include_router(module.router)
     return app

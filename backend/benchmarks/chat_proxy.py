@@ -161,9 +161,7 @@ def engine_url(gateway_url: str, admin_key: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--concurrency",
         type=lambda text: [int(n) for n in text.split(",")],

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from app.demo_models.qwen3_vl import build_qwen3_vl
+from app.demo_models.__main__ import build_all
 from tests.gateway_process import BACKEND_DIR, GatewayProcess
 
 API_KEY = "sk-test-inference"
@@ -23,7 +23,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def model_cache_dir() -> Path:
     cache = Path(os.environ.get("MODEL_CACHE_DIR", BACKEND_DIR.parent / ".cache" / "models"))
-    build_qwen3_vl(cache / "demo" / "qwen3-vl-moe-tiny")
+    build_all(cache)
     return cache
 
 

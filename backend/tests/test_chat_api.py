@@ -13,9 +13,7 @@ FULL_LENGTH = {"ignore_eos": True}  # option vLLM : les poids aléatoires peuven
 
 
 def test_chat_completion_returns_text_and_usage(client: OpenAI):
-    completion = client.chat.completions.create(
-        model="qwen", messages=USER, max_tokens=8, extra_body=FULL_LENGTH
-    )
+    completion = client.chat.completions.create(model="qwen", messages=USER, max_tokens=8, extra_body=FULL_LENGTH)
     assert completion.model == "qwen"
     assert completion.choices[0].message.role == "assistant"
     assert completion.choices[0].message.content
@@ -27,9 +25,7 @@ def test_chat_completion_returns_text_and_usage(client: OpenAI):
 
 
 def test_chat_accepts_the_hub_name_as_alias(client: OpenAI):
-    completion = client.chat.completions.create(
-        model="Qwen/Qwen3-VL-30B-A3B-Instruct", messages=USER, max_tokens=2
-    )
+    completion = client.chat.completions.create(model="Qwen/Qwen3-VL-30B-A3B-Instruct", messages=USER, max_tokens=2)
     assert completion.choices[0].message.content is not None
 
 
@@ -88,9 +84,7 @@ def image_server():
 
 
 def test_image_by_http_url(client: OpenAI, image_server: str):
-    with_image = client.chat.completions.create(
-        model="qwen", messages=image_message(image_server), max_tokens=1
-    )
+    with_image = client.chat.completions.create(model="qwen", messages=image_message(image_server), max_tokens=1)
     text_only = client.chat.completions.create(
         model="qwen", messages=[{"role": "user", "content": "Décris cette image."}], max_tokens=1
     )
@@ -121,10 +115,13 @@ def test_completions_stream(client: OpenAI):
 
 
 def test_models_list_shows_state(client: OpenAI):
-    models = {model.id: model for model in client.models.list()}
-    assert set(models) == {"qwen"}
-    assert models["qwen"].model_extra["state"] == "ready"
-    assert models["qwen"].model_extra["kind"] == "chat"
+    models = {model.id: model.model_extra for model in client.models.list()}
+    assert {key: (extra["kind"], extra["state"]) for key, extra in models.items()} == {
+        "qwen": ("chat", "ready"),
+        "canary": ("asr", "ready"),
+        "pyannote": ("diarization", "ready"),
+    }
+    assert "whisper-1" in models["canary"]["aliases"]
 
 
 def test_engine_options_pass_through(client: OpenAI):

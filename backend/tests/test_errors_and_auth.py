@@ -51,9 +51,7 @@ def test_unknown_model_is_404(client: OpenAI):
 
 
 def test_missing_messages_is_422_envelope(http: httpx.Client):
-    error = assert_envelope(
-        http.post("/v1/chat/completions", json={"model": "qwen"}, headers=bearer(API_KEY)), 422
-    )
+    error = assert_envelope(http.post("/v1/chat/completions", json={"model": "qwen"}, headers=bearer(API_KEY)), 422)
     assert error["message"] == "Requête invalide : messages : champ obligatoire."
     assert error["param"] == "messages"
 

@@ -51,9 +51,7 @@ def _engine_running_requests(http: httpx.Client) -> float:
     port = admin_status(http)["qwen"]["engine_process"]["port"]
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("vllm:num_requests_running")
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("vllm:num_requests_running")
     )
 
 

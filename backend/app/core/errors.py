@@ -20,6 +20,12 @@ class InvalidRequest(GatewayError):
     error_type = "invalid_request_error"
 
 
+class PayloadTooLarge(GatewayError):
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "file_too_large"
+
+
 class AuthenticationFailed(GatewayError):
     status_code = 401
     error_type = "invalid_request_error"

@@ -54,6 +54,30 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = Field(600.0, gt=0)
     """Délai maximal (s) entre deux octets reçus du moteur pendant une requête."""
 
+    max_upload_mb: float = Field(500.0, gt=0)
+    """Taille maximale d'un fichier audio envoyé (Mo) ; au-delà : 413."""
+
+    max_audio_duration_s: float = Field(4 * 3600.0, gt=0)
+    """Durée maximale d'un enregistrement (s) ; au-delà : 400."""
+
+    asr_max_batch_size: int = Field(8, ge=1)
+    """Nombre maximal de fenêtres audio regroupées dans un appel `transcribe()` de Canary."""
+
+    asr_batch_wait_ms: float = Field(10.0, ge=0)
+    """Attente maximale (ms) pour regrouper des requêtes concurrentes en un lot."""
+
+    asr_default_language: str = "fr"
+    """Langue de l'audio quand la requête n'en donne pas (Canary ne la détecte pas)."""
+
+    asr_window_s: float = Field(30.0, gt=1, le=40)
+    """Longueur maximale (s) d'une fenêtre transcrite par Canary (entraîné sur <= 40 s)."""
+
+    diarization_max_concurrency: int = Field(1, ge=1)
+    """Diarisations simultanées par modèle pyannote ; les suivantes attendent leur tour."""
+
+    torch_threads: int | None = Field(None, ge=1)
+    """Fils de calcul de torch (CPU) ; vide : valeur par défaut de torch."""
+
     @field_validator("openai_api_keys", "admin_api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

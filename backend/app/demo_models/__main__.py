@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .canary import build_canary
+from .pyannote_pipeline import build_pyannote_pipeline
 from .qwen3_vl import build_qwen3_vl
 
 Builder = Callable[[Path, bool], Path]
@@ -22,6 +24,8 @@ Builder = Callable[[Path, bool], Path]
 # Les futurs modèles de démonstration (Canary, pyannote…) s'ajoutent ici.
 BUILDERS: dict[str, tuple[str, Builder]] = {
     "qwen": ("qwen3-vl-moe-tiny", build_qwen3_vl),
+    "canary": ("canary-1b-v2-tiny", build_canary),
+    "pyannote": ("speaker-diarization-community-1-tiny", build_pyannote_pipeline),
 }
 
 

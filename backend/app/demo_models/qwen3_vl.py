@@ -119,9 +119,7 @@ def _write_model(directory: Path, config_dict: dict) -> None:
     model = Qwen3VLMoeForConditionalGeneration(config).to(torch.bfloat16).eval()
     model.save_pretrained(directory)
     text = config.text_config
-    GenerationConfig(eos_token_id=text.eos_token_id, pad_token_id=text.pad_token_id).save_pretrained(
-        directory
-    )
+    GenerationConfig(eos_token_id=text.eos_token_id, pad_token_id=text.pad_token_id).save_pretrained(directory)
 
     # transformers enregistre les experts fusionnés en [E, 2I, H] et [E, H, I] ;
     # vLLM attend la disposition du checkpoint publié : [E, H, 2I] et [E, I, H].

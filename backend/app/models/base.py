@@ -108,8 +108,7 @@ class BaseModelWrapper(ABC):
         if source.is_local:
             if not source.local_dir.is_dir():
                 raise FileNotFoundError(
-                    f"dossier local introuvable : {source.local_dir} "
-                    "(profil demo : lancez « make demo-models »)"
+                    f"dossier local introuvable : {source.local_dir} (profil demo : lancez « make demo-models »)"
                 )
             return source.local_dir
         cached = self._cached_snapshot()
@@ -137,8 +136,7 @@ class BaseModelWrapper(ABC):
                 await self.stop_engine()
                 reason = "chargement annulé" if isinstance(exc, asyncio.CancelledError) else exc
                 self.fail(
-                    f"Échec du chargement de « {self.key} » : {reason}. "
-                    "Corrigez la cause puis relancez le chargement."
+                    f"Échec du chargement de « {self.key} » : {reason}. Corrigez la cause puis relancez le chargement."
                 )
                 if isinstance(exc, Exception):
                     raise ModelOperationError(self.error) from exc
@@ -190,10 +188,14 @@ class BaseModelWrapper(ABC):
 
     # --- requêtes ------------------------------------------------------------------
 
-    def acquire(self) -> None:
-        """Compte une requête ; lève `ModelNotReady` (503) si le modèle ne peut la servir."""
+    def check_ready(self) -> None:
+        """Lève `ModelNotReady` (503) si le modèle ne peut pas servir maintenant."""
         if self.state is not ModelState.READY:
             raise ModelNotReady(self._not_ready_message(), headers=self._retry_after())
+
+    def acquire(self) -> None:
+        """Compte une requête ; lève `ModelNotReady` (503) si le modèle ne peut la servir."""
+        self.check_ready()
         self.inflight += 1
         self._idle.clear()
         self.last_used = time.time()

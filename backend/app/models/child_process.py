@@ -37,9 +37,7 @@ class ChildProcess:
         self._pump = asyncio.create_task(self._pump_output())
 
     @classmethod
-    async def spawn(
-        cls, cmd: list[str], env: dict[str, str], log_file: Path, tail_lines: int = 200
-    ) -> "ChildProcess":
+    async def spawn(cls, cmd: list[str], env: dict[str, str], log_file: Path, tail_lines: int = 200) -> "ChildProcess":
         log_file.parent.mkdir(parents=True, exist_ok=True)
         process = await asyncio.create_subprocess_exec(
             *cmd,

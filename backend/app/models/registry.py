@@ -7,12 +7,18 @@ from typing import Any
 from app.core.errors import InvalidRequest, ModelNotFound
 from app.core.settings import Settings
 from app.models.base import BaseModelWrapper, ModelState
+from app.models.canary import CanaryWrapper
+from app.models.pyannote_pipeline import PyannoteWrapper
 from app.models.spec import ModelKind, ModelSpec, load_registry_file
 from app.models.vllm_chat import VLLMChatWrapper
 
 logger = logging.getLogger(__name__)
 
-WRAPPER_CLASSES: dict[str, type[BaseModelWrapper]] = {"vllm": VLLMChatWrapper}
+WRAPPER_CLASSES: dict[str, type[BaseModelWrapper]] = {
+    "vllm": VLLMChatWrapper,
+    "nemo": CanaryWrapper,
+    "pyannote": PyannoteWrapper,
+}
 
 
 def build_wrapper(spec: ModelSpec, settings: Settings) -> BaseModelWrapper:
@@ -20,8 +26,7 @@ def build_wrapper(spec: ModelSpec, settings: Settings) -> BaseModelWrapper:
         wrapper_class = WRAPPER_CLASSES[spec.engine]
     except KeyError:
         raise ValueError(
-            f"moteur inconnu « {spec.engine} » pour le modèle « {spec.key} » "
-            f"(connus : {', '.join(WRAPPER_CLASSES)})"
+            f"moteur inconnu « {spec.engine} » pour le modèle « {spec.key} » (connus : {', '.join(WRAPPER_CLASSES)})"
         ) from None
     return wrapper_class(spec, settings)
 
@@ -58,6 +63,13 @@ class ModelRegistry:
                 f"Modèle inconnu : « {key} ». Modèles configurés : {', '.join(self._wrappers)}.",
                 param="model",
             ) from None
+
+    def first_of_kind(self, kind: ModelKind) -> BaseModelWrapper:
+        """Le premier modèle du type demandé (registre), pour les routes sans champ `model`."""
+        for wrapper in self.wrappers():
+            if wrapper.spec.kind is kind:
+                return wrapper
+        raise ModelNotFound(f"Aucun modèle de type {kind.value} n'est configuré.", param="model")
 
     def resolve(self, name: str, kind: ModelKind) -> BaseModelWrapper:
         """Trouve le modèle nommé par une requête (clé, alias ou dépôt) et vérifie son type."""
@@ -105,11 +117,7 @@ class ModelRegistry:
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         """Prêt quand chaque modèle en chargement automatique l'est ; sinon leurs états."""
-        waiting = {
-            w.key: w.state.value
-            for w in self.wrappers()
-            if w.spec.autoload and w.state is not ModelState.READY
-        }
+        waiting = {w.key: w.state.value for w in self.wrappers() if w.spec.autoload and w.state is not ModelState.READY}
         return not waiting, waiting
 
     def snapshots(self) -> list[dict[str, Any]]:

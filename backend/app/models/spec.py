@@ -72,7 +72,7 @@ def load_registry_file(path: Path, model_cache_dir: Path) -> list[ModelSpec]:
     """Lit le YAML ; un `local_dir` relatif se résout sous `MODEL_CACHE_DIR`."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
+    except (OSError, yaml.YAMLError) as exc:
         raise RuntimeError(f"Fichier de registre illisible ({path}) : {exc}") from exc
     specs = []
     for key, entry in RegistryFile.model_validate(raw).models.items():
