@@ -63,6 +63,7 @@ async def read_form(request: Request) -> tuple[AudioForm, UploadFile]:
         errors.extend(exc.errors())
     if errors:
         raise RequestValidationError(errors)
+    request.state.model = parsed.model
     max_bytes = settings.max_upload_mb * 1_000_000
     if upload.size is not None and upload.size > max_bytes:
         raise PayloadTooLarge(f"Fichier trop volumineux : plus de {settings.max_upload_mb:g} Mo (MAX_UPLOAD_MB).")

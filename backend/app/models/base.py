@@ -2,17 +2,18 @@
 
 import asyncio
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import snapshot_download
-
 from app.core.errors import ModelNotReady, ModelOperationError
 from app.core.settings import Settings
+from app.models.hub import DownloadError, download_snapshot, is_cached
 from app.models.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -49,11 +50,14 @@ class BaseModelWrapper(ABC):
         self.spec = spec
         self.settings = settings
         self.error: str | None = None
-        self.progress: dict[str, Any] = {}
+        self._progress: dict[str, Any] = {}
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._last_progress_event = 0.0
         self.gpu_device_ids: list[int] = []
         self.inflight = 0
         self.last_used: float | None = None
         self._lock = asyncio.Lock()
+        self._cancel = threading.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self.state = ModelState.DOWNLOADED if self.is_downloaded() else ModelState.ABSENT
@@ -62,6 +66,37 @@ class BaseModelWrapper(ABC):
     @property
     def key(self) -> str:
         return self.spec.key
+
+    # --- événements ------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """`listener(événement)` à chaque changement d'état ou de progression (tout fil)."""
+        self._listeners.append(listener)
+
+    def _notify(self, kind: str) -> None:
+        if kind == "progress":  # au plus 4 événements de progression par seconde
+            now = time.monotonic()
+            if now - self._last_progress_event < 0.25:
+                return
+            self._last_progress_event = now
+        event = {"type": kind, "model": self.snapshot()}
+        for listener in self._listeners:
+            listener(event)
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """Progression de l'opération en cours (téléchargement, chargement)."""
+        return self._progress
+
+    @progress.setter
+    def progress(self, value: dict[str, Any]) -> None:
+        self._progress = value
+        self._notify("progress")
+
+    def report_activity(self, activity: dict[str, Any]) -> None:
+        """Progression d'un traitement (diarisation...) diffusée sans toucher à l'état."""
+        for listener in self._listeners:
+            listener({"type": "activity", "model": self.key, "activity": activity})
 
     # --- moteur (sous-classes) -------------------------------------------------
 
@@ -76,34 +111,28 @@ class BaseModelWrapper(ABC):
     def engine_info(self) -> dict[str, Any] | None:
         return None
 
+    def queue_depth(self) -> int:
+        """Travaux en attente d'un lot (0 pour les moteurs sans file)."""
+        return 0
+
     # --- fichiers du modèle ------------------------------------------------------
 
     def is_downloaded(self) -> bool:
         source = self.spec.source
         if source.is_local:
             return source.local_dir.is_dir()
-        return self._cached_snapshot() is not None
+        return is_cached(source.repo_id, source.revision, self.hub_cache) is not None
 
-    def _cached_snapshot(self) -> Path | None:
-        try:
-            return self._snapshot(local_files_only=True)
-        except OSError:  # LocalEntryNotFoundError : pas (entièrement) dans le cache
-            return None
+    @property
+    def hub_cache(self) -> Path:
+        return self.settings.model_cache_dir / "hub"
 
-    def _snapshot(self, **kwargs: Any) -> Path:
-        """Dossier du dépôt dans `MODEL_CACHE_DIR/hub`, téléchargé si besoin."""
-        token = self.settings.huggingface_token
-        path = snapshot_download(
-            repo_id=self.spec.source.repo_id,
-            revision=self.spec.source.revision,
-            cache_dir=self.settings.model_cache_dir / "hub",
-            token=token.get_secret_value() if token else None,
-            **kwargs,
-        )
-        return Path(path)
+    async def download(self) -> Path:
+        """Télécharge les fichiers du modèle (idempotent, reprend un téléchargement interrompu)."""
+        async with self._lock:
+            return await self._download_locked()
 
-    async def _model_path(self) -> Path:
-        """Dossier des poids ; télécharge le dépôt s'il manque au cache."""
+    async def _download_locked(self) -> Path:
         source = self.spec.source
         if source.is_local:
             if not source.local_dir.is_dir():
@@ -111,11 +140,38 @@ class BaseModelWrapper(ABC):
                     f"dossier local introuvable : {source.local_dir} (profil demo : lancez « make demo-models »)"
                 )
             return source.local_dir
-        cached = self._cached_snapshot()
+        cached = is_cached(source.repo_id, source.revision, self.hub_cache)
         if cached is not None:
             return cached
+        previous = self.state
         self._set_state(ModelState.DOWNLOADING)
-        return await asyncio.to_thread(self._snapshot)
+        self.progress = {}
+        token = self.settings.huggingface_token
+        try:
+            path = await asyncio.to_thread(
+                download_snapshot,
+                source.repo_id,
+                source.revision,
+                self.hub_cache,
+                token.get_secret_value() if token else None,
+                lambda progress: setattr(self, "progress", progress.as_dict()),
+                self._cancel,
+            )
+        except DownloadError as exc:
+            if exc.code == "cancelled":
+                self._set_state(previous)
+            else:
+                self.fail(exc.message)
+            raise ModelOperationError(exc.message) from exc
+        except BaseException:
+            self._set_state(previous)
+            raise
+        self._set_state(ModelState.DOWNLOADED)
+        return path
+
+    def cancel_operations(self) -> None:
+        """Arrêt de la passerelle : interrompt un téléchargement en cours (reprise possible)."""
+        self._cancel.set()
 
     # --- opérations ----------------------------------------------------------------
 
@@ -129,7 +185,7 @@ class BaseModelWrapper(ABC):
             self.progress = {}
             started = time.monotonic()
             try:
-                path = await self._model_path()
+                path = await self._download_locked()
                 self._set_state(ModelState.LOADING)
                 await self._start(path, gpus)
             except BaseException as exc:
@@ -185,6 +241,7 @@ class BaseModelWrapper(ABC):
             logger.info("Modèle %s : %s -> %s", self.key, self.state.value, state.value)
             self.state = state
             self.state_since = time.time()
+            self._notify("state")
 
     # --- requêtes ------------------------------------------------------------------
 
@@ -236,6 +293,7 @@ class BaseModelWrapper(ABC):
             "gpu_device_ids": self.gpu_device_ids,
             "default_gpu_device_ids": self.spec.gpu_device_ids,
             "inflight": self.inflight,
+            "queued": self.queue_depth(),
             "last_used": self.last_used,
             "autoload": self.spec.autoload,
             "engine_process": self.engine_info(),

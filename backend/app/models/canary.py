@@ -78,6 +78,9 @@ class CanaryWrapper(BaseModelWrapper):
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._worker: asyncio.Task | None = None
 
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
     # --- cycle de vie --------------------------------------------------------------
 
     async def _start(self, model_path: Path, gpu_device_ids: list[int]) -> None:

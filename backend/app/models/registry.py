@@ -64,6 +64,17 @@ class ModelRegistry:
                 param="model",
             ) from None
 
+    def label_for(self, name: str | None) -> str:
+        """Étiquette de métrique bornée : la clé du modèle nommé, sinon « - » ou « inconnu »."""
+        if not name:
+            return "-"
+        wrapper = self._names.get(name)
+        return wrapper.key if wrapper else "inconnu"
+
+    def add_listener(self, listener) -> None:
+        for wrapper in self.wrappers():
+            wrapper.add_listener(listener)
+
     def first_of_kind(self, kind: ModelKind) -> BaseModelWrapper:
         """Le premier modèle du type demandé (registre), pour les routes sans champ `model`."""
         for wrapper in self.wrappers():
@@ -92,6 +103,11 @@ class ModelRegistry:
     def start_load(self, key: str, gpu_device_ids: list[int] | None = None) -> BaseModelWrapper:
         wrapper = self.get(key)
         self._spawn(wrapper.load(gpu_device_ids), f"load:{key}")
+        return wrapper
+
+    def start_download(self, key: str) -> BaseModelWrapper:
+        wrapper = self.get(key)
+        self._spawn(wrapper.download(), f"download:{key}")
         return wrapper
 
     def start_unload(self, key: str) -> BaseModelWrapper:
@@ -124,6 +140,8 @@ class ModelRegistry:
         return [wrapper.snapshot() for wrapper in self.wrappers()]
 
     async def shutdown(self) -> None:
+        for wrapper in self.wrappers():
+            wrapper.cancel_operations()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

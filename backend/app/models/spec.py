@@ -49,6 +49,8 @@ class ModelSpec(BaseModel):
     autoload: bool = False
     engine_args: dict[str, Any] = {}
     engine_env: dict[str, str] = {}
+    vram_gb: float | None = None
+    """Mémoire GPU libre exigée par GPU avant un chargement (vLLM : gpu_memory_utilization x total)."""
     description: str = ""
 
     @model_validator(mode="after")

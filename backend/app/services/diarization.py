@@ -54,7 +54,7 @@ class DiarizationService:
 
         def progress(step: str, fraction: float | None) -> None:
             if fraction is not None:
-                wrapper.progress = {"step": step, "fraction": round(fraction, 3)}
+                wrapper.report_activity({"task": "diarization", "step": step, "fraction": round(fraction, 3)})
 
         async with wrapper.use():
             output = await wrapper.diarize(audio.samples, num_speakers, min_speakers, max_speakers, progress)

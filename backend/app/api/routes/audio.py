@@ -35,6 +35,7 @@ async def _speech_response(request: Request, form: AudioForm, audio: Audio, opti
     services = request.app.state
     asr = services.transcription.model(form.model)
     asr.check_ready()
+    services.metrics.audio_seconds.labels(asr.key, task).inc(audio.duration)
     diarized = form.response_format == "diarized_json"
     if diarized:
         diarizer = services.diarization.model()
@@ -98,6 +99,7 @@ async def transcribe(request: Request) -> dict:
     audio = await read_audio(request, upload)
     services = request.app.state
     asr = services.transcription.model(form.model)
+    services.metrics.audio_seconds.labels(asr.key, "transcribe").inc(audio.duration)
     pieces = [item async for item in services.transcription.stream(audio, asr, options)]
     transcript = build_transcript(audio, pieces, options, "transcribe")
     body = render_transcript(transcript, "verbose_json")[0]
@@ -112,9 +114,9 @@ async def diarize(request: Request) -> Response:
     check_format(form.response_format, ("json", "rttm"))
     audio = await read_audio(request, upload)
     service = request.app.state.diarization
-    result = await service.diarize(
-        audio, service.model(form.model), form.num_speakers, form.min_speakers, form.max_speakers
-    )
+    wrapper = service.model(form.model)
+    request.app.state.metrics.audio_seconds.labels(wrapper.key, "diarization").inc(audio.duration)
+    result = await service.diarize(audio, wrapper, form.num_speakers, form.min_speakers, form.max_speakers)
     if form.response_format == "rttm":
         return PlainTextResponse(to_rttm(result, upload.filename or "audio"), media_type="text/plain")
     return JSONResponse(diarization_json(result))

@@ -12,12 +12,14 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=[
 
 @router.post("/chat/completions", summary="Conversation (texte et images), flux SSE possible")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+    request.state.model = body.model
     reply = await request.app.state.chat.forward("/v1/chat/completions", body.model_dump(exclude_unset=True))
     return proxy_response(reply)
 
 
 @router.post("/completions", summary="Complétion de texte, flux SSE possible")
 async def completions(body: CompletionRequest, request: Request) -> Response:
+    request.state.model = body.model
     reply = await request.app.state.chat.forward("/v1/completions", body.model_dump(exclude_unset=True))
     return proxy_response(reply)
 

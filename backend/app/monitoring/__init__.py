@@ -1,0 +1,1 @@
+"""Supervision de la passerelle : GPU (NVML), système (psutil) et cohérence des dépendances."""
