@@ -42,10 +42,10 @@ pytest:
 	cd backend && $(PY) -m pytest -v $(PYTEST_ARGS)
 
 lint:
-	cd backend && $(VENV)/bin/ruff check app tests benchmarks && $(VENV)/bin/ruff format --check app tests benchmarks
+	cd backend && $(VENV)/bin/ruff check app tests benchmarks scripts && $(VENV)/bin/ruff format --check app tests benchmarks scripts
 
 format:
-	cd backend && $(VENV)/bin/ruff check --fix app tests benchmarks && $(VENV)/bin/ruff format app tests benchmarks
+	cd backend && $(VENV)/bin/ruff check --fix app tests benchmarks scripts && $(VENV)/bin/ruff format app tests benchmarks scripts
 
 # Verrous : jeu CPU (installé ici) et jeu GPU de production (résolu, non installé ici).
 LOCK_CPU = $(UV) pip compile -q --custom-compile-command "make lock" --python-version 3.11 --override overrides-cpu.txt requirements-cpu.in
