@@ -10,15 +10,14 @@ timestamps=True)` renvoie donc des horodatages de mots et de segments.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import tarfile
 import tempfile
 from pathlib import Path
 
+from .staging import build_atomically, is_complete
+
 BUILD_VERSION = 1
-MARKER_FILE = ".demo-build.json"
 MODEL_FILE = "canary-tiny.nemo"
 ARCHITECTURE = "EncDecMultiTaskModel"
 PROMPT_FORMAT = "canary2"
@@ -164,17 +163,6 @@ def special_tokens() -> list[str]:
     # un multiple de 64 (en comptant <unk>, seul jeton de contrôle de SentencePiece).
     tokens += [f"<|spltoken{i}|>" for i in range(-(len(tokens) + 1) % 64)]
     return tokens
-
-
-def is_complete(target: Path) -> bool:
-    """Indique si `target` contient une construction complète et à jour."""
-    try:
-        marker = json.loads((target / MARKER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if marker.get("build_version") != BUILD_VERSION:
-        return False
-    return (target / MODEL_FILE).is_file()
 
 
 def _train_tokenizer(directory: Path, tokens: list[str]) -> None:
@@ -466,50 +454,21 @@ def _write_model(path: Path, work: Path) -> dict:
     }
 
 
+def _write_all(directory: Path) -> dict:
+    with tempfile.TemporaryDirectory(prefix=".work.", dir=directory) as work:
+        info = _write_model(directory / MODEL_FILE, Path(work))
+    return {
+        "architecture": ARCHITECTURE,
+        "prompt_format": PROMPT_FORMAT,
+        "model_file": MODEL_FILE,
+        "seed": SEED,
+        **info,
+    }
+
+
 def build_canary(target: Path, force: bool = False) -> Path:
-    """Construit le modèle dans `target` (idempotent) et renvoie le chemin du `.nemo`.
-
-    `target` est un répertoire ; le modèle s'y trouve sous `MODEL_FILE`. La
-    construction se fait dans un répertoire temporaire voisin, renommé à la
-    fin : une interruption ne laisse jamais de modèle à moitié écrit.
-    """
+    """Construit le modèle dans le dossier `target` (idempotent, atomique) ; renvoie le chemin du `.nemo`."""
     target = Path(target).expanduser().resolve()
-    if not force and is_complete(target):
-        return target / MODEL_FILE
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
-    try:
-        with tempfile.TemporaryDirectory(prefix=".work.", dir=staging) as work:
-            info = _write_model(staging / MODEL_FILE, Path(work))
-        marker = {
-            "build_version": BUILD_VERSION,
-            "architecture": ARCHITECTURE,
-            "prompt_format": PROMPT_FORMAT,
-            "model_file": MODEL_FILE,
-            "seed": SEED,
-            **info,
-        }
-        (staging / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        # mkdtemp crée le répertoire en 0700.
-        os.chmod(staging, 0o755)
-        for path in staging.iterdir():
-            os.chmod(path, 0o644)
-
-        if target.exists():
-            # Ancienne construction (périmée, incomplète ou forcée) : on l'écarte
-            # d'abord, car un répertoire non vide ne peut pas être remplacé.
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / target.name)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            # Construction concurrente terminée entre-temps : on la garde.
-            if not is_complete(target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    if force or not is_complete(target, BUILD_VERSION, [MODEL_FILE]):
+        build_atomically(target, BUILD_VERSION, [MODEL_FILE], _write_all)
     return target / MODEL_FILE

@@ -15,14 +15,11 @@ plongement `XVectorMFCC` (256 dimensions) remplace `WeSpeakerResNet34`.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from .staging import build_atomically, is_complete
+
 BUILD_VERSION = 1
-MARKER_FILE = ".demo-build.json"
 PIPELINE_CLASS = "pyannote.audio.pipelines.SpeakerDiarization"
 SEED = 1234
 
@@ -71,17 +68,6 @@ params:
   segmentation:
     min_duration_off: 0.0
 """
-
-
-def is_complete(target: Path) -> bool:
-    """Indique si `target` contient une construction complète et à jour."""
-    try:
-        marker = json.loads((target / MARKER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if marker.get("build_version") != BUILD_VERSION:
-        return False
-    return all((target / name).is_file() for name in REQUIRED_FILES)
 
 
 def _save_checkpoint(model, path: Path) -> None:
@@ -227,6 +213,17 @@ def _write_plda(directory: Path) -> None:
     )
 
 
+def _write_all(directory: Path) -> dict:
+    import pyannote.audio
+
+    _write_segmentation(directory)
+    _write_embedding(directory)
+    _write_plda(directory)
+    config = PIPELINE_CONFIG.format(version=pyannote.audio.__version__, pipeline_class=PIPELINE_CLASS)
+    (directory / "config.yaml").write_text(config, encoding="utf-8")
+    return {"pipeline": PIPELINE_CLASS, "seed": SEED, "pyannote_audio": pyannote.audio.__version__}
+
+
 def build_pyannote_pipeline(target: Path, force: bool = False) -> Path:
     """Construit le pipeline dans `target` (idempotent) et renvoie son chemin.
 
@@ -234,46 +231,6 @@ def build_pyannote_pipeline(target: Path, force: bool = False) -> Path:
     fin : une interruption ne laisse jamais de pipeline à moitié écrit.
     """
     target = Path(target).expanduser().resolve()
-    if not force and is_complete(target):
-        return target
-
-    import pyannote.audio
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
-    try:
-        _write_segmentation(staging)
-        _write_embedding(staging)
-        _write_plda(staging)
-        config = PIPELINE_CONFIG.format(version=pyannote.audio.__version__, pipeline_class=PIPELINE_CLASS)
-        (staging / "config.yaml").write_text(config, encoding="utf-8")
-        marker = {
-            "build_version": BUILD_VERSION,
-            "pipeline": PIPELINE_CLASS,
-            "seed": SEED,
-            "pyannote_audio": pyannote.audio.__version__,
-        }
-        (staging / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        # mkdtemp crée le répertoire en 0700, et certains fichiers sortent en 0600.
-        for root, _dirs, files in os.walk(staging):
-            os.chmod(root, 0o755)
-            for name in files:
-                os.chmod(Path(root) / name, 0o644)
-
-        if target.exists():
-            # Ancienne construction (périmée, incomplète ou forcée) : on l'écarte
-            # d'abord, car un répertoire non vide ne peut pas être remplacé.
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / target.name)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            # Construction concurrente terminée entre-temps : on la garde.
-            if not is_complete(target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    if force or not is_complete(target, BUILD_VERSION, REQUIRED_FILES):
+        build_atomically(target, BUILD_VERSION, REQUIRED_FILES, _write_all)
     return target

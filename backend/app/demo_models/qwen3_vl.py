@@ -8,13 +8,11 @@ aléatoires : assez pour que vLLM (CPU) le serve en texte et en image.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from .staging import build_atomically, is_complete
+
 BUILD_VERSION = 2
-MARKER_FILE = ".demo-build.json"
 ARCHITECTURE = "Qwen3VLMoeForConditionalGeneration"
 SEED = 1234
 
@@ -41,17 +39,6 @@ _VISION_COMMON = {
     "image_mean": [0.5, 0.5, 0.5],
     "image_std": [0.5, 0.5, 0.5],
 }
-
-
-def is_complete(target: Path) -> bool:
-    """Indique si `target` contient une construction complète et à jour."""
-    try:
-        marker = json.loads((target / MARKER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if marker.get("build_version") != BUILD_VERSION:
-        return False
-    return all((target / name).is_file() for name in REQUIRED_FILES)
 
 
 def _config_dict(vocab_size: int, token_ids: dict[str, int]) -> dict:
@@ -177,53 +164,21 @@ def _write_processor(directory: Path, tokenizer) -> None:
     video_processor.save_pretrained(directory)
 
 
-def build_qwen3_vl(target: Path, force: bool = False) -> Path:
-    """Construit le modèle dans `target` (idempotent) et renvoie son chemin.
-
-    La construction se fait dans un répertoire temporaire voisin, renommé à la
-    fin : une interruption ne laisse jamais de modèle à moitié écrit.
-    """
-    target = Path(target).expanduser().resolve()
-    if not force and is_complete(target):
-        return target
-
+def _write_all(directory: Path) -> dict:
     from .tokenizer import SPECIAL_TOKENS, build_tokenizer
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
-    try:
-        tokenizer = build_tokenizer()
-        token_ids = {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
-        # Vocabulaire du modèle arrondi au multiple de 64 supérieur.
-        vocab_size = -(-tokenizer.get_vocab_size() // 64) * 64
-        _write_model(staging, _config_dict(vocab_size, token_ids))
-        _write_processor(staging, tokenizer)
-        marker = {
-            "build_version": BUILD_VERSION,
-            "architecture": ARCHITECTURE,
-            "seed": SEED,
-            "vocab_size": vocab_size,
-        }
-        (staging / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        # mkdtemp crée le répertoire en 0700, et certains fichiers sortent en 0600.
-        os.chmod(staging, 0o755)
-        for path in staging.iterdir():
-            os.chmod(path, 0o644)
+    tokenizer = build_tokenizer()
+    token_ids = {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
+    # Vocabulaire du modèle arrondi au multiple de 64 supérieur.
+    vocab_size = -(-tokenizer.get_vocab_size() // 64) * 64
+    _write_model(directory, _config_dict(vocab_size, token_ids))
+    _write_processor(directory, tokenizer)
+    return {"architecture": ARCHITECTURE, "seed": SEED, "vocab_size": vocab_size}
 
-        if target.exists():
-            # Ancienne construction (périmée, incomplète ou forcée) : on l'écarte
-            # d'abord, car un répertoire non vide ne peut pas être remplacé.
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / target.name)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            # Construction concurrente terminée entre-temps : on la garde.
-            if not is_complete(target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+
+def build_qwen3_vl(target: Path, force: bool = False) -> Path:
+    """Construit le modèle dans `target` (idempotent, atomique) et renvoie son chemin."""
+    target = Path(target).expanduser().resolve()
+    if force or not is_complete(target, BUILD_VERSION, REQUIRED_FILES):
+        build_atomically(target, BUILD_VERSION, REQUIRED_FILES, _write_all)
     return target
