@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from app.core.audio import Audio, decode_audio
 from app.core.errors import InvalidRequest, PayloadTooLarge
@@ -16,6 +17,7 @@ from app.services.attribution import KnownSpeaker
 
 LIST_FIELDS = {"timestamp_granularities", "known_speaker_names", "known_speaker_references", "include"}
 MAX_KNOWN_SPEAKERS = 4
+MAX_FIELD_BYTES = 16 * 1024 * 1024
 
 
 class AudioForm(BaseModel):
@@ -43,7 +45,10 @@ class AudioForm(BaseModel):
 
 async def read_form(request: Request) -> tuple[AudioForm, UploadFile]:
     settings = request.app.state.settings
-    form = await request.form()
+    try:  # les extraits de référence (URL data:) dépassent la limite de 1 Mo par champ de Starlette
+        form = await request.form(max_part_size=MAX_FIELD_BYTES)
+    except HTTPException as exc:
+        raise InvalidRequest(f"Formulaire multipart invalide : {exc.detail}") from exc
     data: dict[str, object] = {}
     for raw_key, value in form.multi_items():
         key = raw_key.removesuffix("[]")

@@ -57,34 +57,29 @@ async def _speech_response(request: Request, form: AudioForm, audio: Audio, opti
     return _respond(*render_transcript(transcript, form.response_format))
 
 
+async def _speech(request: Request, formats: tuple[str, ...], translate: bool) -> Response:
+    """Transcription (langue cible = source, sauf `target_language`) ou traduction (anglais par défaut)."""
+    form, upload = await read_form(request)
+    check_format(form.response_format, formats)
+    source = check_language(form.language or request.app.state.settings.asr_default_language, "language")
+    target = check_language(form.target_language or ("en" if translate else source), "target_language")
+    if translate or target != source:
+        check_translation(source, target)
+    options = AsrOptions(source, target, form.punctuation, "word" in form.timestamp_granularities)
+    audio = await read_audio(request, upload)
+    return await _speech_response(request, form, audio, options, "translate" if target != source else "transcribe")
+
+
 @router.post("/v1/audio/transcriptions", summary="Transcription (Canary), diarisée sur demande", openapi_extra=FORM_DOC)
 async def create_transcription(request: Request) -> Response:
-    form, upload = await read_form(request)
-    check_format(form.response_format, TRANSCRIPT_FORMATS)
-    language = check_language(form.language or request.app.state.settings.asr_default_language, "language")
-    target = check_language(form.target_language or language, "target_language")
-    if target != language:
-        check_translation(language, target)
-    options = AsrOptions(language, target, form.punctuation, "word" in form.timestamp_granularities)
-    audio = await read_audio(request, upload)
-    task = "transcribe" if target == language else "translate"
-    return await _speech_response(request, form, audio, options, task)
+    return await _speech(request, TRANSCRIPT_FORMATS, translate=False)
 
 
 @router.post(
-    "/v1/audio/translations",
-    summary="Traduction de la parole (Canary, vers l'anglais par défaut)",
-    openapi_extra=FORM_DOC,
+    "/v1/audio/translations", summary="Traduction de la parole (vers l'anglais par défaut)", openapi_extra=FORM_DOC
 )
 async def create_translation(request: Request) -> Response:
-    form, upload = await read_form(request)
-    check_format(form.response_format, TRANSLATION_FORMATS)
-    source = check_language(form.language or request.app.state.settings.asr_default_language, "language")
-    target = check_language(form.target_language or "en", "target_language")
-    check_translation(source, target)
-    options = AsrOptions(source, target, form.punctuation, "word" in form.timestamp_granularities)
-    audio = await read_audio(request, upload)
-    return await _speech_response(request, form, audio, options, "translate")
+    return await _speech(request, TRANSLATION_FORMATS, translate=True)
 
 
 @router.post(
