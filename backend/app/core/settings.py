@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REGISTRY_DIR = Path(__file__).resolve().parents[2] / "registry"
@@ -13,7 +13,7 @@ KeyList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     """Adresse d'écoute du serveur HTTP (`0.0.0.0` pour exposer sur le réseau)."""
@@ -21,8 +21,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     """Port d'écoute du serveur HTTP."""
 
-    huggingface_token: SecretStr | None = None
-    """Jeton Hugging Face pour les modèles à accès restreint. Jamais journalisé."""
+    huggingface_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HUGGINGFACE_TOKEN", "HF_TOKEN"))
+    """Jeton Hugging Face pour les modèles à accès restreint (`HF_TOKEN` aussi accepté). Jamais journalisé."""
 
     model_cache_dir: Path = DATA_HOME / "models"
     """Dossier des poids téléchargés et des modèles de démonstration."""

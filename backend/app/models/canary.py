@@ -105,10 +105,8 @@ class CanaryWrapper(BaseModelWrapper):
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
-        while not self._queue.empty():
-            job = self._queue.get_nowait()
-            if not job.future.done():
-                job.future.set_exception(ModelNotReady(f"Le modèle « {self.key} » a été déchargé."))
+        pending = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        self._reject(pending, ModelNotReady(f"Le modèle « {self.key} » a été déchargé."))
         if self.model is not None:
             self.model = None
             await asyncio.to_thread(release_memory)
@@ -126,41 +124,51 @@ class CanaryWrapper(BaseModelWrapper):
         return [job.future for job in jobs]
 
     async def _batch_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        max_size = self.settings.asr_max_batch_size
-        wait_s = self.settings.asr_batch_wait_ms / 1000
         while True:
-            batch = [await self._queue.get()]
-            deadline = loop.time() + wait_s
-            while len(batch) < max_size:
-                if not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                    continue
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-            live = [job for job in batch if not job.future.done()]
-            for options in dict.fromkeys(job.options for job in live):
-                group = [job for job in live if job.options == options]
-                await self._run_group(group, options)
+            batch = await self._next_batch()
+            try:
+                live = [job for job in batch if not job.future.done()]
+                for options in dict.fromkeys(job.options for job in live):
+                    await self._run_group([job for job in live if job.options == options], options)
+            except asyncio.CancelledError:  # déchargement forcé : personne n'attend en vain
+                self._reject(batch, ModelNotReady(f"Le modèle « {self.key} » a été déchargé."))
+                raise
+
+    async def _next_batch(self) -> list[_Job]:
+        """Le premier travail en file, plus ceux qui arrivent dans `ASR_BATCH_WAIT_MS`."""
+        loop = asyncio.get_running_loop()
+        batch = [await self._queue.get()]
+        deadline = loop.time() + self.settings.asr_batch_wait_ms / 1000
+        while len(batch) < self.settings.asr_max_batch_size:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
 
     async def _run_group(self, group: list[_Job], options: AsrOptions) -> None:
+        """Un appel `transcribe()` ; une erreur revient aux requêtes du lot, la file continue."""
         try:
             results = await asyncio.to_thread(self._infer, [job.samples for job in group], options)
         except Exception as exc:
             logger.exception("Modèle %s : échec d'un lot de %d morceaux", self.key, len(group))
-            error = ModelOperationError(f"La transcription a échoué dans le moteur Canary : {exc}")
-            for job in group:
-                if not job.future.done():
-                    job.future.set_exception(error)
+            self._reject(group, ModelOperationError(f"La transcription a échoué dans le moteur Canary : {exc}"))
             return
         for job, result in zip(group, results, strict=True):
             if not job.future.done():
                 job.future.set_result(result)
+
+    @staticmethod
+    def _reject(jobs: list[_Job], error: Exception) -> None:
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(error)
 
     def _infer(self, clips: list[np.ndarray], options: AsrOptions) -> list[AsrResult]:
         import torch
