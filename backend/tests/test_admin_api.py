@@ -11,7 +11,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.conftest import ADMIN_KEY, API_KEY, admin_status, bearer
+from tests.conftest import ADMIN_KEY, API_KEY, admin_status, bearer, wait_until
 from tests.speech import loop_to, make_dialogue
 
 ADMIN = bearer(ADMIN_KEY)
@@ -91,7 +91,7 @@ def test_unload_drains_inflight_transcription_then_reload(gateway, http: httpx.C
 
     worker = threading.Thread(target=transcribe)
     worker.start()
-    assert _wait(lambda: admin_status(http)["canary"]["inflight"] == 1)
+    assert wait_until(lambda: admin_status(http)["canary"]["inflight"] == 1)
     assert http.post("/api/admin/models/canary/unload", headers=ADMIN).status_code == 202
     worker.join(300)
     assert outcome["response"].status_code == 200, outcome["response"].text
@@ -138,12 +138,3 @@ def test_event_stream_follows_a_load(gateway, http: httpx.Client):
     assert http.post("/api/admin/models/pyannote/load", headers=ADMIN).status_code == 202
     listener.join(120)
     assert [state for _, state in seen] == ["loading", "ready"]
-
-
-def _wait(predicate, timeout_s: float = 30) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False

@@ -8,7 +8,7 @@ import time
 import httpx
 from openai import AsyncOpenAI, OpenAI
 
-from tests.conftest import API_KEY, admin_status, bearer
+from tests.conftest import API_KEY, admin_status, bearer, wait_until
 
 USER = [{"role": "user", "content": "Raconte une histoire."}]
 
@@ -38,15 +38,6 @@ async def test_32_concurrent_streams_all_complete(async_client: AsyncOpenAI):
         assert completion_tokens == 12
 
 
-def _wait_until(predicate, timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def _engine_running_requests(http: httpx.Client) -> float:
     port = admin_status(http)["qwen"]["engine_process"]["port"]
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -64,10 +55,10 @@ def test_client_disconnect_mid_stream_frees_the_request(gateway, http: httpx.Cli
             received = [next(lines) for _ in range(6)]
             assert any(line.startswith("data: ") for line in received)
             assert admin_status(http)["qwen"]["inflight"] == 1
-            assert _wait_until(lambda: _engine_running_requests(http) >= 1)
+            assert wait_until(lambda: _engine_running_requests(http) >= 1)
     # Fermeture du client : la passerelle relâche la requête et vLLM l'abandonne.
-    assert _wait_until(lambda: admin_status(http)["qwen"]["inflight"] == 0)
-    assert _wait_until(lambda: _engine_running_requests(http) == 0)
+    assert wait_until(lambda: admin_status(http)["qwen"]["inflight"] == 0)
+    assert wait_until(lambda: _engine_running_requests(http) == 0)
 
 
 def _stalled_stream(gateway, max_tokens: int) -> socket.socket:
@@ -90,7 +81,7 @@ def _stalled_stream(gateway, max_tokens: int) -> socket.socket:
 def test_slow_client_does_not_stall_other_streams(gateway, client: OpenAI, http: httpx.Client):
     stalled = _stalled_stream(gateway, max_tokens=3000)
     try:
-        assert _wait_until(lambda: admin_status(http)["qwen"]["inflight"] == 1)
+        assert wait_until(lambda: admin_status(http)["qwen"]["inflight"] == 1)
         started = time.monotonic()
         for _ in range(3):
             stream = client.chat.completions.create(model="qwen", messages=USER, max_tokens=8, stream=True)
@@ -102,5 +93,5 @@ def test_slow_client_does_not_stall_other_streams(gateway, client: OpenAI, http:
     finally:
         stalled.close()
     # Un client qui part pendant que l'envoi est bloqué libère aussi sa requête.
-    assert _wait_until(lambda: admin_status(http)["qwen"]["inflight"] == 0)
-    assert _wait_until(lambda: _engine_running_requests(http) == 0)
+    assert wait_until(lambda: admin_status(http)["qwen"]["inflight"] == 0)
+    assert wait_until(lambda: _engine_running_requests(http) == 0)
