@@ -189,6 +189,17 @@ def test_diarization_route_json_and_rttm(http: httpx.Client, speech):
     assert all(line.startswith("SPEAKER dialogue.wav 1 ") for line in lines)
 
 
+def test_short_recording_keeps_every_segment_inside_it(http: httpx.Client, speech):
+    """pyannote complète un fichier de moins de 10 s : rien ne doit dépasser la fin réelle."""
+    total = duration(speech["alice"])
+    body = post(http, "/api/diarization/process", speech["alice"]).json()
+    assert body["duration"] == pytest.approx(total, abs=TOLERANCE_S)
+    assert_timeline(body["segments"], total)
+    assert_timeline(body["exclusive_segments"], total)
+    diarized = post(http, "/v1/audio/transcriptions", speech["alice"], response_format="diarized_json").json()
+    assert_timeline(diarized["segments"], total)
+
+
 def test_ten_minute_recording(http: httpx.Client, speech):
     response = post(http, "/api/audio/transcribe", speech["long"])
     assert response.status_code == 200, response.text

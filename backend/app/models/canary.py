@@ -65,10 +65,14 @@ def _words(hypothesis: Any, clip_duration: float) -> list[dict[str, Any]]:
 
 
 class _DropNoise(logging.Filter):
-    """NeMo répète à chaque lot qu'il ne découpe pas lui-même l'audio : la passerelle s'en charge."""
+    """Bruit de NeMo : « Chunking is disabled » à chaque lot (la passerelle découpe elle-même l'audio) et
+    une « erreur » de hydra à chaque restauration, sans conséquence (classe remplacée par une fonction)."""
+
+    NOISE = ("Chunking is disabled", "Error getting class at nemo.collections.asr.modules.transformer")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Chunking is disabled" not in record.getMessage()
+        message = record.getMessage()
+        return not any(noise in message for noise in self.NOISE)
 
 
 class CanaryWrapper(BaseModelWrapper):
@@ -91,9 +95,10 @@ class CanaryWrapper(BaseModelWrapper):
         configure_threads(self.settings.torch_threads)
         from nemo.collections.asr.models import EncDecMultiTaskModel
 
-        nemo_logger = logging.getLogger("nemo_logger")
-        if not any(isinstance(item, _DropNoise) for item in nemo_logger.filters):
-            nemo_logger.addFilter(_DropNoise())
+        for name in ("nemo_logger", "hydra.utils"):
+            noisy = logging.getLogger(name)
+            if not any(isinstance(item, _DropNoise) for item in noisy.filters):
+                noisy.addFilter(_DropNoise())
         device = torch_device(gpu_device_ids)
         model = EncDecMultiTaskModel.restore_from(str(nemo_file), map_location=device)
         model.eval()

@@ -25,11 +25,14 @@ def check_speaker_counts(num: int | None, minimum: int | None, maximum: int | No
         raise InvalidRequest("min_speakers ne peut pas dépasser max_speakers.", param="min_speakers")
 
 
-def _turns(annotation) -> list[Turn]:
-    turns = [
-        Turn(str(label), round(float(segment.start), 3), round(float(segment.end), 3))
-        for segment, _, label in annotation.itertracks(yield_label=True)
-    ]
+def _turns(annotation, duration: float) -> list[Turn]:
+    """Tours triés, bornés à l'enregistrement (pyannote complète un fichier court jusqu'à sa fenêtre
+    de 10 s et peut y placer de la parole)."""
+    turns = []
+    for segment, _, label in annotation.itertracks(yield_label=True):
+        start, end = max(0.0, float(segment.start)), min(duration, float(segment.end))
+        if end - start > 1e-3:
+            turns.append(Turn(str(label), round(start, 3), round(end, 3)))
     return sorted(turns, key=lambda turn: (turn.start, turn.end))
 
 
@@ -62,8 +65,8 @@ class DiarizationService:
         speakers = [str(label) for label in regular.labels()]
         return Diarization(
             duration=round(audio.duration, 3),
-            turns=_turns(regular),
-            exclusive_turns=_turns(output.exclusive_speaker_diarization),
+            turns=_turns(regular, audio.duration),
+            exclusive_turns=_turns(output.exclusive_speaker_diarization, audio.duration),
             speakers=speakers,
             embeddings=getattr(output, "speaker_embeddings", None),
         )
