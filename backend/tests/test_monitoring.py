@@ -4,7 +4,6 @@ import logging
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,9 +13,9 @@ from app.monitoring import dependencies
 from app.monitoring.dependencies import cached_dependencies, inspect_dependencies
 from app.monitoring.gpu import DEVICE_FIELDS, GPUMonitor
 from app.monitoring.system import system_snapshot
+from tests.fake_nvml import GIB, FakeNVML
 
 ENTRY_KEYS = {"name", "version", "cuda", "details", "status", "problems"}
-GIB = 1024**3
 
 
 def nvidia_present() -> bool:
@@ -35,76 +34,6 @@ def wait_for(condition, timeout_s: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition non atteinte à temps"
         time.sleep(0.01)
-
-
-class FakeNVMLError(Exception):
-    def __init__(self, value: int = 3):
-        super().__init__(f"NVML factice : code {value}")
-        self.value = value
-
-
-class FakeNVML:
-    """Le strict nécessaire de pynvml ; GPU 1 sans capteur de température ni mesure de puissance."""
-
-    NVMLError = FakeNVMLError
-    NVML_TEMPERATURE_GPU = 0
-    NVML_ERROR_DRIVER_NOT_LOADED = 9
-
-    def __init__(self, count: int = 2, init_error: int | None = None):
-        self.count, self.init_error = count, init_error
-        self.samples = self.shutdowns = 0
-        self.broken = False
-
-    def nvmlInit(self):
-        if self.init_error is not None:
-            raise FakeNVMLError(self.init_error)
-
-    def nvmlShutdown(self):
-        self.shutdowns += 1
-
-    def nvmlSystemGetDriverVersion(self):
-        return "580.65.06"
-
-    def nvmlSystemGetCudaDriverVersion(self):
-        return 13000
-
-    def nvmlDeviceGetCount(self):
-        if self.broken:
-            raise RuntimeError("NVML factice en panne")
-        self.samples += 1
-        return self.count
-
-    def nvmlDeviceGetHandleByIndex(self, index):
-        return index
-
-    def nvmlDeviceGetName(self, handle):
-        return "NVIDIA H100" if handle == 0 else b"NVIDIA L4"
-
-    def nvmlDeviceGetUUID(self, handle):
-        return f"GPU-{handle}"
-
-    def nvmlDeviceGetMemoryInfo(self, handle):
-        used = (handle + 1) * GIB
-        return SimpleNamespace(total=80 * GIB, used=used, free=80 * GIB - used)
-
-    def nvmlDeviceGetUtilizationRates(self, handle):
-        return SimpleNamespace(gpu=50 + handle, memory=10)
-
-    def nvmlDeviceGetTemperature(self, handle, sensor):
-        if handle == 1:
-            raise FakeNVMLError()
-        return 40
-
-    def nvmlDeviceGetPowerUsage(self, handle):
-        if handle == 1:
-            raise FakeNVMLError()
-        return 123_456
-
-    def nvmlDeviceGetEnforcedPowerLimit(self, handle):
-        return 700_000
-
-    def nvmlDeviceGetComputeRunningProcesses(self, handle):
-        return [SimpleNamespace(pid=42, usedGpuMemory=GIB)] if handle == 0 else []
 
 
 @pytest.mark.skipif(nvidia_present(), reason="un GPU NVIDIA est présent sur cette machine")
