@@ -65,6 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.attribution = AttributionService(state.transcription, state.diarization, settings)
         state.admin = AdminService(registry, state.gpu, state.tokens, settings)
         announce_security(settings)
+        logger.info(
+            "Passerelle sur http://%s:%d (profil %s) ; modèles prêts quand GET /ready répond 200",
+            settings.host, settings.port, settings.model_profile,
+        )  # fmt: skip
         registry.autoload()
         yield
         logger.info("Arrêt de la passerelle : arrêt des moteurs")

@@ -116,14 +116,25 @@ class ModelRegistry:
         return wrapper
 
     def autoload(self) -> None:
-        for wrapper in self.wrappers():
-            if wrapper.spec.autoload:
-                self.start_load(wrapper.key)
+        """Charge en arrière-plan les modèles `autoload` et annonce le résultat dans le journal."""
+        keys = [wrapper.key for wrapper in self.wrappers() if wrapper.spec.autoload]
+        tasks = [self._spawn(self.get(key).load(), f"load:{key}") for key in keys]
+        if tasks:
+            self._spawn(self._announce(keys, tasks), "annonce")
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    async def _announce(self, keys: list[str], tasks: list[asyncio.Task]) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        failed = [key for key in keys if self.get(key).state is not ModelState.READY]
+        if failed:
+            logger.error("Chargement automatique : modèles en échec : %s (voir /api/admin/status)", ", ".join(failed))
+        else:
+            logger.info("Chargement automatique terminé : %s prêts", ", ".join(keys))
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
