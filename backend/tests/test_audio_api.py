@@ -278,6 +278,19 @@ def test_bad_audio_inputs_get_clear_errors(http: httpx.Client, speech, tmp_path:
     assert mismatch.status_code == 400
 
 
+def test_request_errors_come_before_decoding(http: httpx.Client):
+    """Un paramètre invalide est signalé même si le fichier est illisible : l'audio n'est pas décodé."""
+    for fields, message in (
+        ({"num_speakers": "0"}, "num_speakers doit être compris"),
+        ({"model": "inconnu"}, "Modèle inconnu"),
+        ({"language": "xx"}, "Langue non prise en charge"),
+    ):
+        response = http.post(
+            "/v1/audio/transcriptions", files={"file": ("x.wav", b"pas du son")}, data=fields, headers=bearer(API_KEY)
+        )
+        assert message in response.json()["error"]["message"], response.text
+
+
 def test_oversized_upload_is_refused_before_reading(gateway):
     import socket
 

@@ -7,13 +7,14 @@ from typing import Literal
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from app.core.audio import Audio, decode_audio
 from app.core.errors import InvalidRequest, PayloadTooLarge
 from app.services.attribution import KnownSpeaker
+from app.services.diarization import check_speaker_counts
 
 LIST_FIELDS = {"timestamp_granularities", "known_speaker_names", "known_speaker_references", "include"}
 MAX_KNOWN_SPEAKERS = 4
@@ -41,6 +42,15 @@ class AudioForm(BaseModel):
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
+
+    @model_validator(mode="after")
+    def _check_speakers(self) -> "AudioForm":
+        check_speaker_counts(self.num_speakers, self.min_speakers, self.max_speakers)  # 400 en français
+        return self
+
+    @property
+    def speaker_counts(self) -> dict[str, int | None]:
+        return {"num_speakers": self.num_speakers, "min_speakers": self.min_speakers, "max_speakers": self.max_speakers}
 
 
 async def read_form(request: Request) -> tuple[AudioForm, UploadFile]:

@@ -14,6 +14,7 @@ MAX_SPEAKERS = 32
 
 
 def check_speaker_counts(num: int | None, minimum: int | None, maximum: int | None) -> None:
+    """Appelée à la lecture du formulaire, avant tout décodage."""
     for name, value in (("num_speakers", num), ("min_speakers", minimum), ("max_speakers", maximum)):
         if value is not None and not 1 <= value <= MAX_SPEAKERS:
             raise InvalidRequest(f"{name} doit être compris entre 1 et {MAX_SPEAKERS}.", param=name)
@@ -53,7 +54,6 @@ class DiarizationService:
         min_speakers: int | None = None,
         max_speakers: int | None = None,
     ) -> Diarization:
-        check_speaker_counts(num_speakers, min_speakers, max_speakers)
 
         def progress(step: str, fraction: float | None) -> None:
             if fraction is not None:

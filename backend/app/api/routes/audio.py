@@ -1,14 +1,11 @@
 """Routes audio : API OpenAI (`/v1/audio/*`) et routes d'origine (`/api/audio`, `/api/diarization`)."""
 
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from app.api.audio_forms import AudioForm, check_format, read_audio, read_form, read_known_speakers
 from app.api.deps import require_api_key
 from app.api.streaming import SSE_HEADERS
-from app.core.audio import Audio
 from app.models.canary import AsrOptions
 from app.services.audio_events import transcript_events
 from app.services.formats import (
@@ -31,22 +28,29 @@ def _respond(body, media_type: str) -> Response:
     return PlainTextResponse(body, media_type=media_type)
 
 
-async def _speech_response(request: Request, form: AudioForm, audio: Audio, options: AsrOptions, task: str) -> Response:
+async def _speech(request: Request, formats: tuple[str, ...], translate: bool) -> Response:
+    """Transcription (langue cible = source, sauf `target_language`) ou traduction (anglais par défaut).
+    Tout ce qui peut refuser la requête est vérifié avant de décoder l'audio."""
     services = request.app.state
+    form, upload = await read_form(request)
+    check_format(form.response_format, formats)
+    source = check_language(form.language or services.settings.asr_default_language, "language")
+    target = check_language(form.target_language or ("en" if translate else source), "target_language")
+    if translate or target != source:
+        check_translation(source, target)
+    task = "translate" if target != source else "transcribe"
+    options = AsrOptions(source, target, form.punctuation, "word" in form.timestamp_granularities)
     asr = services.transcription.model(form.model)
     asr.check_ready()
-    services.metrics.audio_seconds.labels(asr.key, task).inc(audio.duration)
     diarized = form.response_format == "diarized_json"
     if diarized:
         diarizer = services.diarization.model()
         diarizer.check_ready()
         known = await read_known_speakers(form)
-        counts = {
-            "num_speakers": form.num_speakers,
-            "min_speakers": form.min_speakers,
-            "max_speakers": form.max_speakers,
-        }
-        pieces: AsyncIterator = services.attribution.stream(audio, asr, diarizer, options, counts, known)
+    audio = await read_audio(request, upload)
+    services.metrics.audio_seconds.labels(asr.key, task).inc(audio.duration)
+    if diarized:
+        pieces = services.attribution.stream(audio, asr, diarizer, options, form.speaker_counts, known)
     else:
         pieces = services.transcription.stream(audio, asr, options)
     if form.stream:
@@ -55,19 +59,6 @@ async def _speech_response(request: Request, form: AudioForm, audio: Audio, opti
     collected = [item async for item in pieces]
     transcript = build_transcript(audio, collected, options, task, diarized)
     return _respond(*render_transcript(transcript, form.response_format))
-
-
-async def _speech(request: Request, formats: tuple[str, ...], translate: bool) -> Response:
-    """Transcription (langue cible = source, sauf `target_language`) ou traduction (anglais par défaut)."""
-    form, upload = await read_form(request)
-    check_format(form.response_format, formats)
-    source = check_language(form.language or request.app.state.settings.asr_default_language, "language")
-    target = check_language(form.target_language or ("en" if translate else source), "target_language")
-    if translate or target != source:
-        check_translation(source, target)
-    options = AsrOptions(source, target, form.punctuation, "word" in form.timestamp_granularities)
-    audio = await read_audio(request, upload)
-    return await _speech_response(request, form, audio, options, "translate" if target != source else "transcribe")
 
 
 @router.post("/v1/audio/transcriptions", summary="Transcription (Canary), diarisée sur demande", openapi_extra=FORM_DOC)
@@ -88,12 +79,13 @@ async def create_translation(request: Request) -> Response:
     openapi_extra=FORM_DOC,
 )
 async def transcribe(request: Request) -> dict:
-    form, upload = await read_form(request)
-    language = check_language(form.language or request.app.state.settings.asr_default_language, "language")
-    options = AsrOptions(language, language, form.punctuation, "word" in form.timestamp_granularities)
-    audio = await read_audio(request, upload)
     services = request.app.state
+    form, upload = await read_form(request)
+    language = check_language(form.language or services.settings.asr_default_language, "language")
+    options = AsrOptions(language, language, form.punctuation, "word" in form.timestamp_granularities)
     asr = services.transcription.model(form.model)
+    asr.check_ready()
+    audio = await read_audio(request, upload)
     services.metrics.audio_seconds.labels(asr.key, "transcribe").inc(audio.duration)
     pieces = [item async for item in services.transcription.stream(audio, asr, options)]
     transcript = build_transcript(audio, pieces, options, "transcribe")
@@ -107,11 +99,12 @@ async def transcribe(request: Request) -> dict:
 async def diarize(request: Request) -> Response:
     form, upload = await read_form(request)
     check_format(form.response_format, ("json", "rttm"))
-    audio = await read_audio(request, upload)
     service = request.app.state.diarization
     wrapper = service.model(form.model)
+    wrapper.check_ready()
+    audio = await read_audio(request, upload)
     request.app.state.metrics.audio_seconds.labels(wrapper.key, "diarization").inc(audio.duration)
-    result = await service.diarize(audio, wrapper, form.num_speakers, form.min_speakers, form.max_speakers)
+    result = await service.diarize(audio, wrapper, **form.speaker_counts)
     if form.response_format == "rttm":
         return PlainTextResponse(to_rttm(result, upload.filename or "audio"), media_type="text/plain")
     return JSONResponse(diarization_json(result))
